@@ -1,0 +1,178 @@
+// Package localddb starts dynalite, an in-memory server speaking the DynamoDB
+// HTTP API, on a free loopback port. The local stack and the integration
+// tests use it so that Tollgate's real DynamoDB client code runs against a
+// real wire protocol; only the endpoint differs from production.
+//
+// dynalite is installed with npm from the repository's package.json into
+// node_modules/ (scripts/deps.sh does it). Set TOLLGATE_DYNALITE to the path
+// of dynalite's cli.js to use another copy.
+package localddb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// Server is a running dynalite process.
+type Server struct {
+	// Endpoint is the base URL to give the DynamoDB client.
+	Endpoint string
+	// Port is the loopback port it listens on.
+	Port int
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+// Options tune Start. The zero value picks a free port.
+type Options struct {
+	// Port to listen on; 0 picks a free one.
+	Port int
+	// Stdout and Stderr receive dynalite's output; nil discards it.
+	Stdout, Stderr *os.File
+}
+
+// FindCLI returns the path of dynalite's cli.js: $TOLLGATE_DYNALITE, or
+// node_modules/dynalite/cli.js in the first parent directory of the working
+// directory that has one.
+func FindCLI() (string, error) {
+	if p := os.Getenv("TOLLGATE_DYNALITE"); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("dynalite not found: run scripts/deps.sh (npm ci) at the repository root, or set TOLLGATE_DYNALITE")
+		}
+		dir = parent
+	}
+}
+
+// FreePort asks the kernel for a free loopback port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start launches dynalite in memory and returns once ListTables answers.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	cli, err := FindCLI()
+	if err != nil {
+		return nil, err
+	}
+	port := opts.Port
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	if opts.Stdout != nil {
+		cmd.Stdout = opts.Stdout
+	}
+	if opts.Stderr != nil {
+		cmd.Stderr = opts.Stderr
+	}
+	// Own process group, so stopping it never leaves a node child behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, cmd: cmd, done: make(chan struct{})}
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+
+	client := s.Client()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := client.ListTables(cctx, &dynamodb.ListTablesInput{})
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("dynalite exited before answering: %v", s.err)
+		case <-ctx.Done():
+			s.Stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("dynalite on port %d did not answer ListTables within 20s: %v", port, err)
+		}
+	}
+}
+
+// Client returns a DynamoDB client for this server with dummy static
+// credentials (dynalite checks the signature's shape only).
+func (s *Server) Client() *dynamodb.Client {
+	return NewClient(s.Endpoint)
+}
+
+// NewClient returns a DynamoDB client for a local endpoint.
+func NewClient(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(endpoint),
+		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
+		RetryMaxAttempts: 1,
+	})
+}
+
+// Stop kills dynalite and waits for it to exit. It is safe to call twice.
+func (s *Server) Stop() {
+	s.once.Do(func() {
+		if s.cmd.Process != nil {
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		}
+		<-s.done
+	})
+}
+
+// Pause stops the process (SIGSTOP) so that calls to it hang, as when
+// DynamoDB is unreachable; Resume continues it. Used by outage drills.
+func (s *Server) Pause() error  { return syscall.Kill(-s.cmd.Process.Pid, syscall.SIGSTOP) }
+func (s *Server) Resume() error { return syscall.Kill(-s.cmd.Process.Pid, syscall.SIGCONT) }
+
+// StartT starts dynalite for a test and stops it when the test ends. It
+// fails the test (never skips) when dynalite cannot start: CI installs it.
+func StartT(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), Options{})
+	if err != nil {
+		t.Fatalf("localddb: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
