@@ -116,3 +116,22 @@ func Glob(pattern, s string) bool {
 	}
 	return p == len(pattern)
 }
+
+// EscapeModelID escapes a model id as the AWS SDKs do for a URI label:
+// every byte but A-Z a-z 0-9 - . _ ~ is percent-encoded, ':' and '/' too.
+func EscapeModelID(id string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(id) + 16)
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
