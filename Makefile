@@ -33,8 +33,9 @@ check: ## Fail on unformatted code, go vet findings or stale generated files
 	@scripts/check-generated.sh
 
 .PHONY: bench
-bench: deps ## Run the benchmarks (hot paths and the load benchmark)
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+bench: deps ## Run the benchmarks: hot paths (5 runs each), then the load benchmark
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $$($(GO) list ./... | grep -v '/test$$')
+	$(GO) test -run '^$$' -bench BenchmarkLoad -benchtime 1x ./test
 
 .PHONY: fuzz
 fuzz: ## Fuzz every parser for FUZZTIME each (default 10s)

@@ -1,29 +1,3 @@
-// Package metering records every Bedrock call's usage exactly once
-// (DESIGN.md invariant 1), with Bedrock's own token counts (invariant 3),
-// and flushes it to DynamoDB as writer-owned components (invariant 2),
-// while DynamoDB may be unreachable (invariant 4).
-//
-// The path of one event:
-//
-//  1. Record appends it to a local write-ahead log and returns once the
-//     record is on disk (fsync, shared by every request of a batch).
-//  2. The record is added to in-memory cumulative totals, one per
-//     component: (customer, UTC hour, served region, model) of this writer.
-//  3. Every FlushInterval, each component changed since the last flush is
-//     written to DynamoDB with its cumulative totals and the highest log
-//     sequence number (LSN) it includes, conditional on the stored sequence
-//     being lower. Re-sending is harmless; an older write never wins.
-//  4. Log segments are deleted once every record in them is in DynamoDB.
-//
-// After a crash, Open replays the log and, for each component it touches,
-// reads the stored component: records with an LSN at or below its sequence
-// are already counted, later ones are added. The result is exact whatever
-// the moment of the crash.
-//
-// The proxy calls Open at start, Record when an upstream response is
-// complete and before its last bytes are forwarded (a response that
-// reached the client must be metered; a failed Record should fail the
-// request instead), and Close on shutdown.
 package metering
 
 import (
@@ -236,8 +210,9 @@ type Meter struct {
 
 // Open starts a meter: it locks Dir, replays the log, reconciles it with
 // DynamoDB and starts the background flusher. When DynamoDB is unreachable
-// Open still succeeds (static stability): reconciliation and the flush are
-// retried by the flusher, and Record works meanwhile. Open fails when the
+// Open still succeeds (static stability) after at most FlushTimeout:
+// reconciliation and the flush are retried by the flusher, and Record
+// works meanwhile. Open fails when the
 // directory is locked by another process (ErrWALLocked) or the log is
 // corrupt (ErrWALCorrupt).
 func Open(ctx context.Context, cfg Config) (*Meter, error) {
@@ -254,7 +229,7 @@ func Open(ctx context.Context, cfg Config) (*Meter, error) {
 	m.backlogLog.every = 10 * time.Second
 	m.metrics = newMetrics(m)
 
-	start := cfg.Now()
+	start := time.Now()
 	var replayed int
 	w, err := openWAL(cfg.Dir, walOptions{
 		segmentBytes: cfg.SegmentBytes,
@@ -295,7 +270,7 @@ func Open(ctx context.Context, cfg Config) (*Meter, error) {
 		if err := m.Flush(ctx); err != nil {
 			m.log.Warn().Err(err).Msg("initial flush after replay failed; will retry in the background")
 		} else {
-			m.log.Info().Dur("took", cfg.Now().Sub(start)).Msg("replayed usage reconciled and flushed")
+			m.log.Info().Dur("took", time.Since(start)).Msg("replayed usage reconciled and flushed")
 		}
 	}
 	if cfg.FlushInterval > 0 {
