@@ -114,6 +114,13 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 		// send clients to the next-nearest region, whose Bedrock is
 		// local to it; this instance still serves whoever arrives, by
 		// failing over.
+		// Without a working usage log nothing can be served (every
+		// response must be metered first).
+		if st := meter.Stats(); st.WALFailed != nil || st.BacklogBytes >= st.MaxBacklogBytes {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":"metering_unavailable"}`+"\n")
+			return
+		}
 		if up.LocalOpen() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = io.WriteString(w, `{"status":"local_bedrock_unavailable"}`+"\n")
