@@ -310,3 +310,45 @@ func TestErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestUpstreamTimeout: a Bedrock that does not answer within --call-timeout
+// gets upstream_timeout (504, ServiceUnavailableException).
+func TestUpstreamTimeout(t *testing.T) {
+	s := startStack(t, "--call-timeout", "300ms")
+	key, _ := newCustomer(t, s, "acme")
+	for _, r := range s.Regions {
+		s.Sim.SetFault(r.Region, bedrocksim.Fault{FirstByteDelay: 3 * time.Second})
+	}
+	resp, body := rawPost(t, s, "us-east-1", "/model/"+rules.EscapeModelID(model)+"/converse", key,
+		`{"messages":[{"role":"user","content":[{"text":"hi"}]}]}`, nil)
+	var eb apierror.Body
+	_ = json.Unmarshal(body, &eb)
+	if resp.StatusCode != http.StatusGatewayTimeout || eb.Type != apierror.UpstreamTimeout || resp.Header.Get("X-Amzn-ErrorType") != "ServiceUnavailableException" {
+		t.Fatalf("%d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
+	}
+}
+
+// TestKeyStoreUnavailable: with DynamoDB down, a key that is not cached
+// gets `unavailable` (503), while a cached key keeps working.
+func TestKeyStoreUnavailable(t *testing.T) {
+	s := startStack(t)
+	cached, _ := newCustomer(t, s, "acme")
+	uncached, _ := newKey(t, s, "acme", nil)
+	ctx := context.Background()
+	c := sdkClient(t, s, "us-east-1", cached)
+	if _, err := c.Converse(ctx, converseInput(model, "warm", 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DDB.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.DDB.Resume() }()
+	if _, err := c.Converse(ctx, converseInput(model, "still here", 0)); err != nil {
+		t.Fatalf("cached key refused while DynamoDB is down: %v", err)
+	}
+	_, err := sdkClient(t, s, "us-east-1", uncached).Converse(ctx, converseInput(model, "hi", 0))
+	var su *types.ServiceUnavailableException
+	if !errors.As(err, &su) || !strings.Contains(err.Error(), "retry") {
+		t.Fatalf("uncached key with DynamoDB down: %v", err)
+	}
+}
