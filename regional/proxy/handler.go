@@ -146,11 +146,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) er
 	st.region = region
 	if err != nil {
 		h.cfg.Metrics.upstreamErrors.WithLabelValues(region, "connection").Inc()
-		h.record(r.Context(), st, http.StatusBadGateway, "upstream_unavailable")
+		e := apierror.New(apierror.UpstreamUnavailable, "Bedrock is unreachable from this region right now; retry")
 		if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
-			return apierror.New(apierror.UpstreamTimeout, "Bedrock did not answer in time; retry")
+			e = apierror.New(apierror.UpstreamTimeout, "Bedrock did not answer in time; retry")
 		}
-		return apierror.New(apierror.UpstreamUnavailable, "Bedrock is unreachable from this region right now; retry")
+		_ = h.record(r.Context(), st, e.Status(), string(e.Type))
+		return e
 	}
 	defer resp.Body.Close()
 
@@ -165,7 +166,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) er
 		h.cfg.Metrics.upstreamErrors.WithLabelValues(region, resp.Header.Get("X-Amzn-ErrorType")).Inc()
 		st.errType = errorTypeOf(resp.Header.Get("X-Amzn-ErrorType"))
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		h.record(r.Context(), st, resp.StatusCode, st.errType)
+		_ = h.record(r.Context(), st, resp.StatusCode, st.errType)
 		w.WriteHeader(resp.StatusCode)
 		_, _ = w.Write(b)
 		return nil
@@ -182,8 +183,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) er
 func (h *Handler) forwardBody(ctx context.Context, w http.ResponseWriter, resp *http.Response, st *reqState) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, h.cfg.MaxResponseBytes+1))
 	if err != nil || int64(len(body)) > h.cfg.MaxResponseBytes {
-		h.record(ctx, st, http.StatusBadGateway, "upstream_unavailable")
-		return apierror.New(apierror.UpstreamUnavailable, "Bedrock's response was cut off; retry")
+		e := apierror.New(apierror.UpstreamUnavailable, "Bedrock's response was cut off; retry")
+		_ = h.record(ctx, st, e.Status(), string(e.Type))
+		return e
 	}
 	var u metering.Usage
 	if st.op == OpConverse {
@@ -250,7 +252,13 @@ func (h *Handler) forwardStream(ctx context.Context, w http.ResponseWriter, resp
 			}
 		}
 		if _, err := w.Write(frame); err != nil {
-			return nil // client went away; usage already handled
+			if !recorded {
+				// The client went away before the end: closing the
+				// upstream body stops Bedrock. Bedrock reported no
+				// usage to meter, but the request still counts.
+				_ = h.record(ctx, st, http.StatusOK, "client_closed")
+			}
+			return nil
 		}
 		_ = rc.Flush()
 	}
