@@ -114,11 +114,15 @@ func mixedCall(ctx context.Context, c *bedrockruntime.Client, rng *rand.Rand, t 
 	}
 }
 
-// load runs workers goroutines of mixedCall until stop is closed.
-func load(ctx context.Context, c *bedrockruntime.Client, workers int, t *tally, stop <-chan struct{}) *sync.WaitGroup {
+// load runs workers goroutines of mixedCall until stop is closed. Each
+// worker has its own client: bedrockruntime v1.63.13 shares one event-stream
+// decoder buffer per client (smithy-go internal/eventstream Codec), so
+// concurrent streams on one client race and can corrupt each other's events.
+func load(ctx context.Context, newClient func() *bedrockruntime.Client, workers int, t *tally, stop <-chan struct{}) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
+		c := newClient()
 		go func(seed uint64) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, seed*7+1))

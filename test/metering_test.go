@@ -113,7 +113,7 @@ func TestCrashDrill(t *testing.T) {
 	ctx := context.Background()
 	key, _ := newCustomer(t, s, "acme")
 	east := s.Region("us-east-1")
-	c := sdkClient(t, s, "us-east-1", key)
+	c := func() *bedrockruntime.Client { return sdkClient(t, s, "us-east-1", key) }
 	var tl tally
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	for round := 0; round < 4; round++ {
@@ -157,10 +157,10 @@ func TestDynamoDBOutageDrill(t *testing.T) {
 	s := startStack(t)
 	ctx := context.Background()
 	key, _ := newCustomer(t, s, "acme")
-	c := sdkClient(t, s, "us-east-1", key)
+	c := func() *bedrockruntime.Client { return sdkClient(t, s, "us-east-1", key) }
 	var tl tally
 	warm := rand.New(rand.NewPCG(5, 6))
-	mixedCall(ctx, c, warm, &tl) // caches the key
+	mixedCall(ctx, c(), warm, &tl) // caches the key
 
 	stop := make(chan struct{})
 	wg := load(ctx, c, 4, &tl, stop)
@@ -200,8 +200,8 @@ func TestTwoWritersTwoRegions(t *testing.T) {
 	key, _ := newCustomer(t, s, "acme")
 	var tl tally
 	stop := make(chan struct{})
-	wgE := load(ctx, sdkClient(t, s, "us-east-1", key), 4, &tl, stop)
-	wgW := load(ctx, sdkClient(t, s, "us-west-2", key), 4, &tl, stop)
+	wgE := load(ctx, func() *bedrockruntime.Client { return sdkClient(t, s, "us-east-1", key) }, 4, &tl, stop)
+	wgW := load(ctx, func() *bedrockruntime.Client { return sdkClient(t, s, "us-west-2", key) }, 4, &tl, stop)
 	time.Sleep(2500 * time.Millisecond) // spans several flushes of both writers
 	close(stop)
 	wgE.Wait()
