@@ -28,6 +28,10 @@ Commands:
   serve       run a regional data-plane process
   bootstrap   create Tollgate's DynamoDB tables (idempotent)
   usage       show a customer's metered usage for a period
+  customers   manage customers through the admin API
+  keys        manage API keys through the admin API
+  audit       read the admin API's audit log
+  completion  print a bash or zsh completion script
   help        show this help
 
 Run 'tollgate <command> -h' for a command's flags.
@@ -36,6 +40,8 @@ Examples:
   tollgate bootstrap --dynamodb-endpoint http://127.0.0.1:8000
   tollgate serve --region us-east-1 --tls-cert cert.pem --tls-key key.pem
   tollgate usage --customer acme --from 2026-12-01 --to 2026-12-31
+  TOLLGATE_ENDPOINT=http://127.0.0.1:9443 TOLLGATE_ADMIN_TOKEN=… tollgate customers list
+  source <(tollgate completion bash)
 `
 
 // ErrUsage marks a command-line mistake (exit code 2).
@@ -54,6 +60,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return bootstrap(ctx, args[1:], stdout, stderr)
 	case "usage":
 		return usageCmd(ctx, args[1:], stdout, stderr)
+	case "customers", "keys", "audit":
+		for _, g := range adminGroups() {
+			if g.name == args[0] {
+				return runGroup(ctx, g, args[1:], stdout, stderr)
+			}
+		}
+		return ErrUsage
+	case "completion":
+		return completionCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil

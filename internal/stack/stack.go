@@ -7,7 +7,9 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,10 +23,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/adminclient"
 	"github.com/tollgate-dev/tollgate/internal/bedrocksim"
 	"github.com/tollgate-dev/tollgate/internal/devcert"
 	"github.com/tollgate-dev/tollgate/internal/localddb"
 	"github.com/tollgate-dev/tollgate/internal/store"
+	"github.com/tollgate-dev/tollgate/regional/admin"
 )
 
 // Options configure a stack. Zero values mean the documented defaults.
@@ -43,6 +47,10 @@ type Options struct {
 	ServeArgs []string
 	// Sim tunes the simulator (Regions is overwritten).
 	Sim bedrocksim.Config
+	// InstancesPerRegion is the number of `tollgate serve` processes per
+	// region, as behind a load balancer; default 1. Regions holds the
+	// first of each region, Instances all of them.
+	InstancesPerRegion int
 }
 
 // Stack is a running local stack.
@@ -52,7 +60,12 @@ type Stack struct {
 	Store   *store.Store
 	TLS     devcert.Files
 	Regions []*Regional
-	opts    Options
+	// AdminToken is accepted by every region's admin API; the regions
+	// only get its SHA-256.
+	AdminToken string
+	opts       Options
+	// extra holds each region's instances after the first.
+	extra map[string][]*Regional
 }
 
 // Regional is one `tollgate serve` process.
@@ -61,9 +74,11 @@ type Regional struct {
 	// URL is the HTTPS data-plane base URL; OpsURL serves health and
 	// metrics.
 	URL, OpsURL string
-	WALDir      string
-	args        []string
-	opts        *Options
+	// AdminURL is the plain-HTTP admin API base URL.
+	AdminURL string
+	WALDir   string
+	args     []string
+	opts     *Options
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -116,6 +131,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := s.Store.Bootstrap(ctx); err != nil {
 		return nil, err
 	}
+	if s.AdminToken, err = newAdminToken(); err != nil {
+		return nil, err
+	}
 	simCfg := o.Sim
 	simCfg.Regions = o.Regions
 	if s.Sim, err = bedrocksim.Start(simCfg); err != nil {
@@ -127,6 +145,16 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 		s.Regions = append(s.Regions, r)
+		for n := 1; n < o.InstancesPerRegion; n++ {
+			x, err := s.startInstance(ctx, region, n)
+			if err != nil {
+				return nil, err
+			}
+			if s.extra == nil {
+				s.extra = map[string][]*Regional{}
+			}
+			s.extra[region] = append(s.extra[region], x)
+		}
 	}
 	ok = true
 	return s, nil
@@ -142,7 +170,23 @@ func (s *Stack) Region(name string) *Regional {
 	return nil
 }
 
+// Instances returns every process of a region, the one Region returns
+// first.
+func (s *Stack) Instances(region string) []*Regional {
+	r := s.Region(region)
+	if r == nil {
+		return nil
+	}
+	return append([]*Regional{r}, s.extra[region]...)
+}
+
 func (s *Stack) startRegional(ctx context.Context, region string) (*Regional, error) {
+	return s.startInstance(ctx, region, 0)
+}
+
+// startInstance starts instance n of a region; each has its own ports and
+// write-ahead log (instance 0 keeps wal/<region>).
+func (s *Stack) startInstance(ctx context.Context, region string, n int) (*Regional, error) {
 	port, err := localddb.FreePort()
 	if err != nil {
 		return nil, err
@@ -151,12 +195,17 @@ func (s *Stack) startRegional(ctx context.Context, region string) (*Regional, er
 	if err != nil {
 		return nil, err
 	}
+	adm, err := localddb.FreePort()
+	if err != nil {
+		return nil, err
+	}
 	r := &Regional{
-		Region: region,
-		URL:    "https://127.0.0.1:" + strconv.Itoa(port),
-		OpsURL: "http://127.0.0.1:" + strconv.Itoa(ops),
-		WALDir: filepath.Join(s.opts.Dir, "wal", region),
-		opts:   &s.opts,
+		Region:   region,
+		URL:      "https://127.0.0.1:" + strconv.Itoa(port),
+		OpsURL:   "http://127.0.0.1:" + strconv.Itoa(ops),
+		AdminURL: "http://127.0.0.1:" + strconv.Itoa(adm),
+		WALDir:   filepath.Join(s.opts.Dir, "wal", instanceDir(region, n)),
+		opts:     &s.opts,
 	}
 	var others, endpoints []string
 	for _, o := range s.opts.Regions {
@@ -176,6 +225,8 @@ func (s *Stack) startRegional(ctx context.Context, region string) (*Regional, er
 		"--wal-dir", r.WALDir,
 		"--bedrock-endpoints", strings.Join(endpoints, ","),
 		"--failover-regions", strings.Join(others, ","),
+		"--admin-listen", "127.0.0.1:" + strconv.Itoa(adm),
+		"--admin-token-hashes", "stack:" + admin.HashToken(s.AdminToken),
 	}, s.opts.ServeArgs...)
 	return r, r.Start(ctx)
 }
@@ -244,6 +295,11 @@ func (s *Stack) Close() {
 	for _, r := range s.Regions {
 		r.Stop()
 	}
+	for _, rs := range s.extra {
+		for _, r := range rs {
+			r.Stop()
+		}
+	}
 	if s.Sim != nil {
 		_ = s.Sim.Close()
 	}
@@ -262,4 +318,29 @@ func (s *Stack) HTTPClient() (*http.Client, error) {
 	t.TLSClientConfig = &tls.Config{RootCAs: pool}
 	t.MaxIdleConnsPerHost = 256
 	return &http.Client{Transport: t}, nil
+}
+
+// AdminClient is an admin API client of a region, with the stack's token.
+func (s *Stack) AdminClient(region string) (*adminclient.Client, error) {
+	r := s.Region(region)
+	if r == nil {
+		return nil, fmt.Errorf("stack: no region %q", region)
+	}
+	return adminclient.New(r.AdminURL, s.AdminToken, adminclient.Options{})
+}
+
+// newAdminToken returns a random admin token (256 bits, hex).
+func newAdminToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func instanceDir(region string, n int) string {
+	if n == 0 {
+		return region
+	}
+	return region + "-" + strconv.Itoa(n)
 }

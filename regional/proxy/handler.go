@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/regional/apierror"
 	"github.com/tollgate-dev/tollgate/regional/auth"
 	"github.com/tollgate-dev/tollgate/regional/metering"
+	"github.com/tollgate-dev/tollgate/regional/ratelimit"
 )
 
 // Recorder takes usage events; *metering.Meter implements it. Record must
@@ -37,6 +38,8 @@ type Config struct {
 	Upstream Upstream
 	Auth     *auth.Cache
 	Meter    Recorder
+	// Limiter enforces the customers' rate limits; nil means none.
+	Limiter *ratelimit.Limiter
 	// MaxBodyBytes bounds a request body. Default 25 MiB: Bedrock's
 	// largest legitimate request (Converse with 20 images of 3.75 MB,
 	// base64 in JSON) stays well below it.
@@ -92,6 +95,10 @@ type reqState struct {
 	errType   string
 	region    string
 	usage     metering.Usage
+	// admitted is set when the limiter admitted the call with estimated
+	// tokens; record corrects the bucket with the exact usage.
+	admitted  bool
+	estimated int64
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +144,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) er
 	}
 	if (op == OpConverse || op == OpConverseStream || isJSON(r.Header.Get("Content-Type"))) && !json.Valid(body) {
 		return apierror.New(apierror.InvalidRequest, "request body is not valid JSON")
+	}
+
+	if err := h.admit(w, r, st, body); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.CallTimeout)
@@ -264,14 +275,48 @@ func (h *Handler) forwardStream(ctx context.Context, w http.ResponseWriter, resp
 	}
 }
 
+// admit applies the customer's rate limits: it sets the rate-limit
+// headers, waits when the customer is close to a limit (progressive
+// throttling), and refuses with rate_limited past it.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, st *reqState, body []byte) error {
+	if h.cfg.Limiter == nil {
+		return nil
+	}
+	c := st.principal.Customer
+	est := ratelimit.EstimateTokens(st.op.String(), body)
+	d, err := h.cfg.Limiter.Admit(c.ID, "", c.Limits, est, h.cfg.Now())
+	d.SetHeaders(w.Header())
+	if err != nil {
+		return err
+	}
+	st.admitted, st.estimated = true, est
+	if err := d.Sleep(r.Context()); err != nil {
+		h.cfg.Limiter.Correct(c.ID, "", est, 0, h.cfg.Now())
+		st.admitted = false
+		return apierror.New(apierror.InvalidRequest, "the request was cancelled while it waited for rate-limit capacity")
+	}
+	return nil
+}
+
 // record writes the request's usage event. Requests that never reached an
 // authenticated customer are not metered.
 func (h *Handler) record(ctx context.Context, st *reqState, status int, errType string) error {
-	if st.principal == nil || h.cfg.Meter == nil {
+	if st.principal == nil {
 		return nil
 	}
 	if errType != "" {
 		st.errType = errType
+	}
+	if st.admitted {
+		// Every admitted call is corrected exactly once, with the tokens
+		// Bedrock reported (none when it gave no answer).
+		u := st.usage
+		h.cfg.Limiter.Correct(st.principal.Customer.ID, "", st.estimated,
+			u.InputTokens+u.OutputTokens+u.CacheReadTokens+u.CacheWriteTokens, h.cfg.Now())
+		st.admitted = false
+	}
+	if h.cfg.Meter == nil {
+		return nil
 	}
 	ev := metering.Event{
 		RequestID:    st.id,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/regional/admin"
 	"github.com/tollgate-dev/tollgate/regional/proxy"
 )
 
@@ -46,6 +47,23 @@ type Config struct {
 	CrossGeo         bool
 	AttemptTimeout   time.Duration
 	Breaker          proxy.BreakerSettings
+
+	// Admin API (see docs/admin-api.md).
+	AdminListen      string // plain-HTTP admin API address; empty disables it
+	AdminTokenHashes string // accepted admin tokens: [name:]sha256hex,…
+	AdminToken       string // local development only: a clear token, hashed at start
+
+	// Rate limits (see docs/rate-limits.md).
+	InstanceID          string             // this process in its region's heartbeats; default host name + random
+	RegionWeights       map[string]float64 // each region's weight in every customer's limits
+	RateLimitMaxWait    time.Duration
+	RateLimitSoft       float64
+	RateLimitBurst      time.Duration
+	RateLimitTokenBurst time.Duration
+	HeartbeatInterval   time.Duration
+	HeartbeatTTL        time.Duration
+	AssumedInstances    int   // instances per region assumed until the first count
+	regionWeightsErr    error // a bad TOLLGATE_REGION_WEIGHTS, reported by Validate
 }
 
 // ParseFlags parses args into a Config and validates it, reporting every
@@ -122,6 +140,25 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Float64Var(&c.Breaker.FailureRatio, "breaker-ratio", 0.5, "fraction of faults in the window that opens a region's breaker")
 	dur(&c.Breaker.Window, "breaker-window", 30*time.Second, "rolling window of the fault ratio")
 	dur(&c.Breaker.OpenTimeout, "breaker-open-timeout", 15*time.Second, "how long an open breaker waits before a half-open probe")
+	str(&c.AdminListen, "admin-listen", "127.0.0.1:9443", "plain-HTTP admin API address: keep it on loopback or behind a TLS-terminating load balancer (empty disables it)")
+	str(&c.AdminTokenHashes, "admin-token-hashes", "", "accepted admin tokens as comma-separated SHA-256 hex digests, each optionally \"name:\"-prefixed (printf %s \"$TOKEN\" | sha256sum)")
+	str(&c.AdminToken, "admin-token", "", "an accepted admin token in clear, for local development only (visible in the process list)")
+	str(&c.InstanceID, "instance-id", "", "this process's id in its region's rate-limit heartbeats, unique among live processes (default: host name and a random suffix)")
+	fs.Func("region-weights", "region=weight,…: the regions where Tollgate serves and each one's weight in every customer's limits (default: equal over --region and --failover-regions)", func(v string) error {
+		w, err := parseWeights(v)
+		c.RegionWeights, c.regionWeightsErr = w, nil
+		return err
+	})
+	if v := env("region-weights", ""); v != "" {
+		c.RegionWeights, c.regionWeightsErr = parseWeights(v)
+	}
+	dur(&c.RateLimitMaxWait, "ratelimit-max-wait", 2*time.Second, "longest progressive-throttling delay, for a request that empties its bucket (negative: never delay)")
+	fs.Float64Var(&c.RateLimitSoft, "ratelimit-soft", 0.2, "bucket fill fraction below which requests are delayed rather than served at once")
+	dur(&c.RateLimitBurst, "ratelimit-burst", 3*time.Second, "requests bucket size, as time at the limit's rate")
+	dur(&c.RateLimitTokenBurst, "ratelimit-token-burst", 10*time.Second, "tokens bucket size, as time at the limit's rate")
+	dur(&c.HeartbeatInterval, "ratelimit-heartbeat-interval", 2*time.Second, "how often an instance writes its heartbeat and recounts its region's instances")
+	dur(&c.HeartbeatTTL, "ratelimit-heartbeat-ttl", 10*time.Second, "how long a heartbeat keeps an instance counted")
+	fs.IntVar(&c.AssumedInstances, "ratelimit-assumed-instances", 1, "instances per region assumed until DynamoDB first answers (set it to the usual fleet size so that a process starting during a DynamoDB outage does not take a whole region's share)")
 	str(&c.LogFormat, "log-format", "json", "log format: json or console")
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -189,8 +226,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--failover-regions must not include the local region %q", r))
 		}
 	}
+	if _, err := admin.ParseTokens(c.AdminTokenHashes, c.AdminToken); err != nil {
+		errs = append(errs, fmt.Errorf("admin tokens: %w", err))
+	}
 	if c.Breaker.FailureRatio <= 0 || c.Breaker.FailureRatio > 1 {
 		errs = append(errs, fmt.Errorf("--breaker-ratio must be in (0, 1], got %g", c.Breaker.FailureRatio))
 	}
+	errs = c.validateRateLimits(errs)
 	return errors.Join(errs...)
 }

@@ -46,7 +46,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type Ready func(Addrs)
 
 // Addrs are the addresses a running process listens on.
-type Addrs struct{ HTTPS, HTTP, Ops string }
+type Addrs struct{ HTTPS, HTTP, Ops, Admin string }
 
 // Run runs a regional process with a parsed configuration.
 func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error {
@@ -91,8 +91,18 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 		_ = meter.Close(context.Background())
 		return err
 	}
+	// Rate limits: the first heartbeat and count happen before serving, so
+	// that the first requests already use this region's real instance
+	// count; if DynamoDB is unreachable the limiter starts from one
+	// instance and the loop started below keeps trying.
+	limiter, err := newLimiter(cfg, st, log, reg)
+	if err != nil {
+		_ = meter.Close(context.Background())
+		return err
+	}
+	_ = limiter.Sync(ctx)
 	dataPlane := proxy.New(proxy.Config{
-		Region: cfg.Region, Upstream: up, Auth: keys, Meter: meter,
+		Region: cfg.Region, Upstream: up, Auth: keys, Meter: meter, Limiter: limiter,
 		MaxBodyBytes: cfg.MaxBodyBytes, CallTimeout: cfg.CallTimeout,
 		Logger: log, Metrics: proxy.NewMetrics(reg),
 	})
@@ -145,7 +155,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 
 	var servers []*http.Server
 	var addrs Addrs
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	serve := func(addr string, h http.Handler, tlsCfg *tls.Config, out *string) error {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -201,8 +211,21 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 			return fail(fmt.Errorf("listen %s: %w", cfg.OpsListen, err))
 		}
 	}
-	log.Info().Str("https", addrs.HTTPS).Str("http", addrs.HTTP).Str("ops", addrs.Ops).
+	if adm, err := adminHandler(cfg, st, log, reg); err != nil {
+		return fail(err)
+	} else if adm != nil {
+		if err := serve(cfg.AdminListen, adm, nil, &addrs.Admin); err != nil {
+			return fail(fmt.Errorf("listen %s: %w", cfg.AdminListen, err))
+		}
+	}
+	log.Info().Str("https", addrs.HTTPS).Str("http", addrs.HTTP).Str("ops", addrs.Ops).Str("admin", addrs.Admin).
 		Strs("failover_regions", cfg.FailoverRegions).Msg("serving")
+	limiterCtx, stopLimiter := context.WithCancel(context.Background())
+	limiterDone := make(chan struct{})
+	go func() {
+		defer close(limiterDone)
+		_ = limiter.Run(limiterCtx)
+	}()
 	if ready != nil {
 		ready(addrs)
 	}
@@ -217,6 +240,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 	// Drain: report not ready (load balancers and Route 53 stop sending),
 	// stop accepting, let in-flight calls finish, then flush usage.
 	draining.Store(true)
+	// Deregister at once: this instance admits nothing new while it
+	// drains, so the others may take over its share of the limits now.
+	stopLimiter()
 	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("draining")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -230,6 +256,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 		log.Error().Err(err).Msg("final usage flush failed; the write-ahead log keeps the events for the next start")
 		runErr = errors.Join(runErr, err)
 	}
+	<-limiterDone
 	log.Info().Msg("stopped")
 	return runErr
 }
