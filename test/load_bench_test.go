@@ -30,9 +30,10 @@ import (
 //	go test ./test -run '^$' -bench BenchmarkLoad -benchtime 1x
 func BenchmarkLoad(b *testing.B) {
 	const (
-		rate   = 200 // requests per second
-		slice  = 2 * time.Second
-		rounds = 3
+		rate       = 200 // requests per second in the latency rounds
+		steadyRate = 400 // requests per second in the write-count phase
+		slice      = 2 * time.Second
+		rounds     = 3
 	)
 	s := startStack(b)
 	key, _ := newCustomer(b, s, "load")
@@ -86,17 +87,18 @@ func BenchmarkLoad(b *testing.B) {
 	writeCalls := func() float64 {
 		return scrapeSum(b, ops, "tollgate_dynamodb_call_duration_seconds_count", "PutItem", "UpdateItem", "BatchWriteItem")
 	}
+	usageWrites := func() float64 { return scrapeSum(b, ops, "tollgate_metering_dynamodb_calls_total", "put") }
 	requests := func() float64 { return scrapeSum(b, ops, "tollgate_requests_total", "Converse") }
 	steady := make(chan struct{})
 	go func() {
 		defer close(steady)
-		_, e := openLoop(ctx, targets[2].client, in, rate, 7*time.Second)
+		_, e := openLoop(ctx, targets[2].client, in, steadyRate, 7*time.Second)
 		errs[2] += e
 	}()
 	time.Sleep(1500 * time.Millisecond)
-	w0, r0 := writeCalls(), requests()
+	w0, u0, r0 := writeCalls(), usageWrites(), requests()
 	time.Sleep(5 * time.Second)
-	w1, r1 := writeCalls(), requests()
+	w1, u1, r1 := writeCalls(), usageWrites(), requests()
 	<-steady
 
 	q := func(d []time.Duration, p float64) float64 {
@@ -116,7 +118,10 @@ func BenchmarkLoad(b *testing.B) {
 	b.ReportMetric(p50[2]/p50[0], "tollgate/direct-p50")
 	b.ReportMetric(p99[2]/p99[0], "tollgate/direct-p99")
 	b.ReportMetric(p50[2]/p50[1], "tollgate/proxy-p50")
+	// All DynamoDB writes (usage flushes and the rate limiter's instance
+	// heartbeats) and the usage writes alone.
 	b.ReportMetric((w1-w0)*1000/(r1-r0), "ddb-writes/1k-req")
+	b.ReportMetric((u1-u0)*1000/(r1-r0), "usage-writes/1k-req")
 }
 
 // openLoop sends rate requests per second for d, each at its scheduled

@@ -20,7 +20,6 @@ import (
 const (
 	DefaultFlushInterval    = time.Second
 	DefaultFlushTimeout     = 5 * time.Second
-	DefaultSyncInterval     = 5 * time.Millisecond
 	DefaultMaxBacklogBytes  = 1 << 30
 	DefaultSegmentBytes     = 64 << 20
 	DefaultFlushParallelism = 16
@@ -63,11 +62,14 @@ type Config struct {
 	// flusher. Zero means DefaultFlushTimeout (5s).
 	FlushTimeout time.Duration
 	// SyncInterval is the minimum time between the starts of two fsyncs
-	// of the log. An idle writer syncs a record at once; a busy one
-	// gathers the records of up to SyncInterval into one fsync, which caps
-	// fsyncs at 1/SyncInterval per second whatever the request rate. Zero
-	// means DefaultSyncInterval (5ms); negative means no minimum (sync
-	// whenever the previous sync finished).
+	// of the log. Zero (the default) or negative means none: plain group
+	// commit, where the records that arrive while one fsync runs share the
+	// next one, so a request waits for at most about two fsyncs. A
+	// positive value caps fsyncs at 1/SyncInterval per second for disks
+	// where fsyncs are scarce, but every record may then wait up to
+	// SyncInterval: a request that follows the previous sync by less than
+	// the interval waits out the rest (measured: 5ms added about 4ms to a
+	// sequential client's median latency).
 	SyncInterval time.Duration
 	// MaxBacklogBytes bounds the log on disk. Above it, Record refuses
 	// events with ErrBacklogFull. Zero means DefaultMaxBacklogBytes (1 GiB).
@@ -115,9 +117,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.FlushTimeout == 0 {
 		c.FlushTimeout = DefaultFlushTimeout
-	}
-	if c.SyncInterval == 0 {
-		c.SyncInterval = DefaultSyncInterval
 	}
 	if c.MaxBacklogBytes == 0 {
 		c.MaxBacklogBytes = DefaultMaxBacklogBytes
