@@ -192,8 +192,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) er
 // durably, and only then sends the response: a response that reached the
 // client is always metered.
 func (h *Handler) forwardBody(ctx context.Context, w http.ResponseWriter, resp *http.Response, st *reqState) error {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, h.cfg.MaxResponseBytes+1))
-	if err != nil || int64(len(body)) > h.cfg.MaxResponseBytes {
+	body, err := readAtMost(resp.Body, resp.ContentLength, h.cfg.MaxResponseBytes)
+	if err != nil {
 		e := apierror.New(apierror.UpstreamUnavailable, "Bedrock's response was cut off; retry")
 		_ = h.record(ctx, st, e.Status(), string(e.Type))
 		return e
@@ -381,12 +381,39 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	b, err := readAtMost(r.Body, r.ContentLength, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, tooLarge(limit)
+	}
 	if err != nil {
 		return nil, apierror.New(apierror.InvalidRequest, "could not read the request body")
 	}
+	return b, nil
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readAtMost reads a body of at most limit bytes. With a known length it
+// reads into one buffer of that size instead of growing one.
+func readAtMost(r io.Reader, length, limit int64) ([]byte, error) {
+	if length > limit {
+		return nil, errTooLarge
+	}
+	if length >= 0 {
+		b := make([]byte, length)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		// A body longer than announced is a protocol error the server
+		// catches; nothing more is read.
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
 	if int64(len(b)) > limit {
-		return nil, tooLarge(limit)
+		return nil, errTooLarge
 	}
 	return b, nil
 }
