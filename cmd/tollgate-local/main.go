@@ -28,6 +28,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// dynalite keeps its tables in memory, so each run starts from empty
+	// tables; usage logs left by an earlier run would replay into them.
+	if err := os.RemoveAll(filepath.Join(dir, "wal")); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		return err
 	}

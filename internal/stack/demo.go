@@ -61,6 +61,6 @@ func PrintBanner(w io.Writer, s *Stack, d Demo, logPath string) {
 	fmt.Fprintf(w, "  client := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) { o.BaseEndpoint = aws.String(%q) })\n\n", r.URL)
 	fmt.Fprintf(w, "Manage customers and keys with the CLI (admin token valid for this run only):\n")
 	fmt.Fprintf(w, "  export TOLLGATE_ENDPOINT=%s TOLLGATE_ADMIN_TOKEN=%s\n", r.AdminURL, s.AdminToken)
-	fmt.Fprintf(w, "  tollgate customers list\n  tollgate keys create %s --expires-in 30d\n\n", d.CustomerID)
+	fmt.Fprintf(w, "  %[1]s customers list\n  %[1]s keys create %[2]s --expires-in 30d\n  %[1]s usage --customer %[2]s --dynamodb-endpoint %[3]s\n\n", s.opts.Binary, d.CustomerID, s.DDB.Endpoint)
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n")
 }
