@@ -17,6 +17,7 @@ const (
 	CustomerSchemaVersion = 1
 	KeySchemaVersion      = 1
 	UsageSchemaVersion    = 1
+	AuditSchemaVersion    = 1
 )
 
 // ErrUnknownSchema is returned for a record written with a newer schema

@@ -15,11 +15,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/rules"
 )
 
-// AuditSchemaVersion is the schema version of audit records. It belongs
-// with the other record versions in internal/rules; it lives here until the
-// rules package gains it.
-const AuditSchemaVersion = 1
-
 // Audit target types.
 const (
 	AuditTargetCustomer = "customer"
@@ -94,7 +89,7 @@ func (s *Store) PutAudit(ctx context.Context, r *AuditRecord) error {
 	}
 	r.Time = r.Time.UTC()
 	r.ID = r.Time.Format(auditTimeLayout) + "#" + r.RequestID + "#" + fmt.Sprintf("%0*d", auditSeqDigits, r.Seq)
-	r.SchemaVersion = AuditSchemaVersion
+	r.SchemaVersion = rules.AuditSchemaVersion
 	av, err := attributevalue.MarshalMap(auditItem{PK: auditPK(r.ID), SK: auditSK, GSI1PK: auditGSI1PK, GSI1SK: r.ID, AuditRecord: *r})
 	if err != nil {
 		return fmt.Errorf("encode audit record: %w", err)
@@ -194,7 +189,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, o ListOptions) ([]
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return false, fmt.Errorf("decode audit record %s: %w", stringAttr(item, attrPK), err)
 		}
-		if err := rules.CheckSchema("audit", it.SchemaVersion, AuditSchemaVersion); err != nil {
+		if err := rules.CheckSchema("audit", it.SchemaVersion, rules.AuditSchemaVersion); err != nil {
 			return false, fmt.Errorf("audit record %s: %w", it.ID, err)
 		}
 		out = append(out, it.AuditRecord)
