@@ -40,8 +40,8 @@ func (h *Handler) createCustomer(c *call) (int, any, error) {
 	if req.ID != "" {
 		f.customerID("id", req.ID)
 	}
-	f.text("name", req.Name, maxNameLen, true)
-	f.text("contact", req.Contact, maxContactLen, false)
+	f.text("name", req.Name, rules.MaxNameLen, true)
+	f.text("contact", req.Contact, rules.MaxContactLen, false)
 	f.settableStatus(req.Status)
 	f.tier(req.Tier)
 	f.models(req.AllowedModels, true)
@@ -127,8 +127,8 @@ func (h *Handler) putCustomer(c *call) (int, any, error) {
 	if err := decodeBody(c.r, &req, h.cfg.MaxBodyBytes, false); err != nil {
 		return 0, nil, err
 	}
-	f.text("name", req.Name, maxNameLen, true)
-	f.text("contact", req.Contact, maxContactLen, false)
+	f.text("name", req.Name, rules.MaxNameLen, true)
+	f.text("contact", req.Contact, rules.MaxContactLen, false)
 	f.settableStatus(req.Status)
 	f.tier(req.Tier)
 	f.models(req.AllowedModels, true)
@@ -164,10 +164,10 @@ func (h *Handler) patchCustomer(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	if req.Name != nil {
-		f.text("name", *req.Name, maxNameLen, true)
+		f.text("name", *req.Name, rules.MaxNameLen, true)
 	}
 	if req.Contact != nil {
-		f.text("contact", *req.Contact, maxContactLen, false)
+		f.text("contact", *req.Contact, rules.MaxContactLen, false)
 	}
 	if req.Status != nil {
 		f.settableStatus(*req.Status)

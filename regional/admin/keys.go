@@ -88,7 +88,7 @@ func (h *Handler) createKey(c *call) (int, any, error) {
 	if err := decodeBody(c.r, &req, h.cfg.MaxBodyBytes, true); err != nil {
 		return 0, nil, err
 	}
-	f.text("description", req.Description, maxDescriptionLen, false)
+	f.text("description", req.Description, rules.MaxDescriptionLen, false)
 	exp := c.expiry(&f, req.ExpiresAt, req.ExpiresIn)
 	if err := f.err("the key"); err != nil {
 		return 0, nil, err
@@ -243,7 +243,7 @@ func (h *Handler) rotateKey(c *call) (int, any, error) {
 		}
 		grace = d
 	}
-	f.text("description", req.Description, maxDescriptionLen, false)
+	f.text("description", req.Description, rules.MaxDescriptionLen, false)
 	if err := f.err("the rotation"); err != nil {
 		return 0, nil, err
 	}

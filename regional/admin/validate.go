@@ -16,17 +16,6 @@ import (
 // patterns and limits are checked by internal/rules; these bounds only
 // keep records small and printable. They would move to internal/rules as
 // soon as another component (the Terraform provider) checks them too.
-const (
-	maxNameLen        = 200
-	maxContactLen     = 254
-	maxTierLen        = 32
-	maxModelPatterns  = 100
-	maxTags           = 50
-	maxTagKeyLen      = 128
-	maxTagValueLen    = 256
-	maxDescriptionLen = 256
-)
-
 // fieldErrors collects validation problems by JSON path.
 type fieldErrors []apierror.FieldError
 
@@ -67,8 +56,8 @@ func (f *fieldErrors) tier(v string) {
 	if v == "" {
 		return
 	}
-	if len(v) > maxTierLen {
-		f.add("tier", "must be at most %d characters", maxTierLen)
+	if len(v) > rules.MaxTierLen {
+		f.add("tier", "must be at most %d characters", rules.MaxTierLen)
 		return
 	}
 	for i := 0; i < len(v); i++ {
@@ -97,8 +86,8 @@ func (f *fieldErrors) models(ms []string, required bool) {
 		f.add("allowed_models", `is required: list the model patterns the customer may call, e.g. ["anthropic.*"] or ["*"]; [] allows none`)
 		return
 	}
-	if len(ms) > maxModelPatterns {
-		f.add("allowed_models", "must have at most %d patterns, got %d", maxModelPatterns, len(ms))
+	if len(ms) > rules.MaxModelPatterns {
+		f.add("allowed_models", "must have at most %d patterns, got %d", rules.MaxModelPatterns, len(ms))
 		return
 	}
 	for i, p := range ms {
@@ -115,18 +104,18 @@ func (f *fieldErrors) limits(l rules.Limits) {
 }
 
 func (f *fieldErrors) tags(tags map[string]string) {
-	if len(tags) > maxTags {
-		f.add("tags", "must have at most %d entries, got %d", maxTags, len(tags))
+	if len(tags) > rules.MaxTags {
+		f.add("tags", "must have at most %d entries, got %d", rules.MaxTags, len(tags))
 		return
 	}
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]
-		if k == "" || len(k) > maxTagKeyLen {
-			f.add("tags", "keys must be 1 to %d bytes", maxTagKeyLen)
+		if k == "" || len(k) > rules.MaxTagKeyLen {
+			f.add("tags", "keys must be 1 to %d bytes", rules.MaxTagKeyLen)
 			continue
 		}
-		f.text("tags."+k, k, maxTagKeyLen, true)
-		f.text("tags."+k, v, maxTagValueLen, false)
+		f.text("tags."+k, k, rules.MaxTagKeyLen, true)
+		f.text("tags."+k, v, rules.MaxTagValueLen, false)
 	}
 }
 
