@@ -82,6 +82,24 @@ func TestFailoverLocalOutage(t *testing.T) {
 	if readyz(t, east) != http.StatusOK {
 		t.Fatal("/readyz not ready after recovery")
 	}
+
+	// Usage is metered by the us-east-1 writer, under the region that
+	// actually served each call.
+	east.Stop()
+	_, comps, err := s.Store.CustomerUsage(ctx, "acme", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]int64{}
+	for _, c := range comps {
+		if c.WriterRegion != "us-east-1" {
+			t.Fatalf("component written by %s", c.WriterRegion)
+		}
+		served[c.ServedRegion] += c.Requests
+	}
+	if served["us-west-2"] < 13 || served["us-east-1"] < 2 {
+		t.Fatalf("requests by served region %v, want ≥13 from us-west-2 and ≥2 from us-east-1", served)
+	}
 }
 
 // TestFailoverThrottlingAndValidation: a throttling storm in the local
