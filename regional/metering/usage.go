@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/tollgate-dev/tollgate/internal/evstream"
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
 )
 
 // Usage is what Bedrock reported for one call (DESIGN.md invariant 3:
@@ -61,7 +62,7 @@ func FromConverseBody(body []byte) (Usage, bool) {
 	}
 	var u Usage
 	var found, bad bool
-	eachTopLevel(body, func(k, v []byte) bool {
+	jsonscan.EachMember(body, func(k, v []byte) bool {
 		switch string(k) {
 		case "usage":
 			found, bad = true, !decodeTokenUsage(v, &u)
@@ -196,7 +197,7 @@ func FromInvokeStreamFrame(frame []byte) (Usage, bool) {
 }
 
 func fromChunkPayload(payload []byte) (Usage, bool) {
-	raw, ok := topLevelMember(payload, "bytes")
+	raw, ok := jsonscan.Member(payload, "bytes")
 	if !ok || len(raw) < 2 || raw[0] != '"' {
 		return Usage{}, false
 	}
@@ -229,7 +230,7 @@ func fromModelChunk(model []byte) (Usage, bool) {
 	if !bytes.Contains(model, []byte(invocationMetricsKey)) {
 		return Usage{}, false
 	}
-	v, ok := topLevelMember(model, invocationMetricsKey)
+	v, ok := jsonscan.Member(model, invocationMetricsKey)
 	if !ok {
 		return Usage{}, false
 	}

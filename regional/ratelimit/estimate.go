@@ -1,6 +1,10 @@
 package ratelimit
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/tollgate-dev/tollgate/internal/jsonscan"
+)
 
 // Estimation constants; see EstimateTokens.
 const (
@@ -58,7 +62,7 @@ func estimateInput(b []byte) int64 {
 		}
 		q := i + k
 		text += int64(k)
-		end, ok := skipString(b, q)
+		end, ok := jsonscan.SkipString(b, q)
 		if !ok {
 			text += int64(len(b) - q)
 			break
@@ -89,7 +93,7 @@ func isBase64(b []byte) bool {
 func estimateOutput(op string, body []byte) int64 {
 	n := int64(-1)
 	converse := op == "Converse" || op == "ConverseStream"
-	eachMember(body, func(key, v []byte) bool {
+	jsonscan.EachMember(body, func(key, v []byte) bool {
 		switch {
 		case converse && string(key) == "inferenceConfig":
 			n = nestedNumber(v, "maxTokens")
@@ -112,7 +116,7 @@ func estimateOutput(op string, body []byte) int64 {
 // nestedNumber returns the number member key of the object v, or -1.
 func nestedNumber(v []byte, key string) int64 {
 	n := int64(-1)
-	eachMember(v, func(k, val []byte) bool {
+	jsonscan.EachMember(v, func(k, val []byte) bool {
 		if string(k) == key {
 			n = number(val)
 			return false
@@ -137,112 +141,4 @@ func number(v []byte) int64 {
 		return -1
 	}
 	return n
-}
-
-// The scanner below walks the members of one JSON object without decoding
-// it. It is lenient: bytes it skips are not validated, and a malformed
-// object at worst yields "not found", which means a default estimate.
-
-// eachMember calls fn with each member of the object b (raw key without
-// quotes, raw value) until fn returns false.
-func eachMember(b []byte, fn func(key, value []byte) bool) {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return
-	}
-	i = skipWS(b, i+1)
-	for i < len(b) && b[i] == '"' {
-		kend, ok := skipString(b, i)
-		if !ok {
-			return
-		}
-		key := b[i+1 : kend-1]
-		i = skipWS(b, kend)
-		if i >= len(b) || b[i] != ':' {
-			return
-		}
-		i = skipWS(b, i+1)
-		vend, ok := skipValue(b, i)
-		if !ok || !fn(key, b[i:vend]) {
-			return
-		}
-		i = skipWS(b, vend)
-		if i >= len(b) || b[i] != ',' {
-			return
-		}
-		i = skipWS(b, i+1)
-	}
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string that starts at b[i]
-// (a '"').
-func skipString(b []byte, i int) (int, bool) {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return 0, false
-		}
-		q := j + k
-		// The quote ends the string unless an odd number of backslashes
-		// precede it.
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1, true
-		}
-		j = q + 1
-	}
-}
-
-// skipValue returns the index just past the value that starts at b[i].
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				end, ok := skipString(b, i)
-				if !ok {
-					return 0, false
-				}
-				i = end
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-			}
-			i++
-		}
-		return 0, false
-	default:
-		j := i
-		for j < len(b) {
-			switch b[j] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				return j, j > i
-			}
-			j++
-		}
-		return j, j > i
-	}
 }

@@ -1,21 +1,20 @@
-package metering
+// Package jsonscan walks the members of a JSON object without decoding it.
+//
+// The data plane needs one or two small members ("usage", "maxTokens") of
+// bodies that can be megabytes of prompt or model output; encoding/json
+// would validate and walk all of it with reflection. The scanner only finds
+// where each value starts and ends (skipping strings with IndexByte), and
+// the caller decodes the few bytes it wants, strictly. It is lenient about
+// the bytes it skips: a malformed body at worst yields "not found", never a
+// wrong number, because the wanted member itself is always strictly decoded.
+package jsonscan
 
 import "bytes"
 
-// A tiny scanner over the top level of a JSON object. The extraction
-// functions need one or two small members ("usage", "metrics") of bodies
-// that can be megabytes of model output; encoding/json would validate and
-// walk all of it with reflection. The scanner only finds where each
-// top-level value starts and ends (skipping strings with IndexByte), and
-// the caller decodes the few bytes it wants with encoding/json, which
-// validates them. It is lenient about the bytes it skips: a malformed body
-// at worst yields "no usage found", never a wrong number, because the
-// wanted member itself is always strictly decoded.
-
-// eachTopLevel calls fn with every member of the JSON object in b (raw key
+// EachMember calls fn with every member of the JSON object in b (raw key
 // bytes without quotes, still escaped; raw value bytes) until fn returns
 // false. It reports false when b is not an object it can walk.
-func eachTopLevel(b []byte, fn func(key, value []byte) bool) bool {
+func EachMember(b []byte, fn func(key, value []byte) bool) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -28,7 +27,7 @@ func eachTopLevel(b []byte, fn func(key, value []byte) bool) bool {
 		if b[i] != '"' {
 			return false
 		}
-		kend, ok := skipString(b, i)
+		kend, ok := SkipString(b, i)
 		if !ok {
 			return false
 		}
@@ -61,9 +60,9 @@ func eachTopLevel(b []byte, fn func(key, value []byte) bool) bool {
 	return false
 }
 
-// topLevelMember returns the raw value of the top-level member key.
-func topLevelMember(b []byte, key string) (value []byte, ok bool) {
-	eachTopLevel(b, func(k, v []byte) bool {
+// Member returns the raw value of the top-level member key.
+func Member(b []byte, key string) (value []byte, ok bool) {
+	EachMember(b, func(k, v []byte) bool {
 		if string(k) == key {
 			value, ok = v, true
 			return false
@@ -85,9 +84,9 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at b[i]
+// SkipString returns the index just past the string starting at b[i]
 // (which is '"').
-func skipString(b []byte, i int) (int, bool) {
+func SkipString(b []byte, i int) (int, bool) {
 	j := i + 1
 	for {
 		k := bytes.IndexByte(b[j:], '"')
@@ -115,13 +114,13 @@ func skipValue(b []byte, i int) (int, bool) {
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return SkipString(b, i)
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				end, ok := skipString(b, i)
+				end, ok := SkipString(b, i)
 				if !ok {
 					return 0, false
 				}
