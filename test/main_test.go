@@ -47,6 +47,13 @@ func TestMain(m *testing.M) {
 // region's `tollgate serve`.
 func startStack(t testing.TB, serveArgs ...string) *stack.Stack {
 	t.Helper()
+	return startStackN(t, 1, serveArgs...)
+}
+
+// startStackN runs a fresh stack with the given number of instances per
+// region.
+func startStackN(t testing.TB, instances int, serveArgs ...string) *stack.Stack {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logPath := filepath.Join(t.TempDir(), "regional.log")
@@ -54,7 +61,9 @@ func startStack(t testing.TB, serveArgs ...string) *stack.Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := stack.Start(ctx, stack.Options{Dir: t.TempDir(), Binary: binary, Logs: logs, ServeArgs: serveArgs})
+	s, err := stack.Start(ctx, stack.Options{
+		Dir: t.TempDir(), Binary: binary, Logs: logs, ServeArgs: serveArgs, InstancesPerRegion: instances,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,36 +23,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store"
 	"github.com/tollgate-dev/tollgate/regional/apierror"
 )
-
-// startStackN is startStack with several instances per region.
-func startStackN(t *testing.T, instances int, serveArgs ...string) *stack.Stack {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	logPath := filepath.Join(t.TempDir(), "regional.log")
-	logs, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := stack.Start(ctx, stack.Options{
-		Dir: t.TempDir(), Binary: binary, Logs: logs, ServeArgs: serveArgs, InstancesPerRegion: instances,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		logs.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			if len(b) > 8000 {
-				b = b[len(b)-8000:]
-			}
-			t.Logf("regional log (tail):\n%s", b)
-		}
-	})
-	return s
-}
 
 // limitedCustomer creates an active customer with limits and one key.
 func limitedCustomer(t *testing.T, s *stack.Stack, id string, lim rules.Limits) string {
