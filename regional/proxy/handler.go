@@ -174,8 +174,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) er
 
 	if resp.StatusCode != http.StatusOK {
 		// Bedrock's own errors pass through unchanged.
-		h.cfg.Metrics.upstreamErrors.WithLabelValues(region, resp.Header.Get("X-Amzn-ErrorType")).Inc()
 		st.errType = errorTypeOf(resp.Header.Get("X-Amzn-ErrorType"))
+		h.cfg.Metrics.upstreamErrors.WithLabelValues(region, metricErrorType(st.errType)).Inc()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		_ = h.record(r.Context(), st, resp.StatusCode, st.errType)
 		w.WriteHeader(resp.StatusCode)
@@ -453,6 +453,19 @@ func streamError(frame []byte) string {
 		return "stream_error"
 	}
 	return ""
+}
+
+// metricErrorType bounds the error-type label to Bedrock's known
+// exceptions, so an upstream cannot grow the metric's cardinality.
+func metricErrorType(t string) string {
+	switch t {
+	case "ThrottlingException", "ServiceUnavailableException", "InternalServerException",
+		"ModelTimeoutException", "ModelNotReadyException", "ModelErrorException",
+		"ValidationException", "AccessDeniedException", "ResourceNotFoundException",
+		"ServiceQuotaExceededException", "ModelStreamErrorException":
+		return t
+	}
+	return "other"
 }
 
 // exceptionFrame encodes a modelled stream exception, which the SDKs
