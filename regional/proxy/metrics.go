@@ -2,9 +2,12 @@ package proxy
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate-dev/tollgate/regional/apierror"
 )
 
 // Metrics are the data plane's Prometheus metrics.
@@ -40,6 +43,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) observe(st *reqState, d time.Duration) {
 	op := st.op.String()
-	m.requests.WithLabelValues(op, strconv.Itoa(st.status), st.errType).Inc()
+	m.requests.WithLabelValues(op, strconv.Itoa(st.status), errorLabel(st.errType)).Inc()
 	m.latency.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// ownErrorTypes are the error types Tollgate itself produces.
+var ownErrorTypes = func() map[string]bool {
+	m := map[string]bool{"": true, "stream_cut": true, "client_closed": true}
+	for _, t := range apierror.Types() {
+		m[string(t)] = true
+	}
+	return m
+}()
+
+// errorLabel keeps metric labels bounded: Tollgate's own types as they
+// are, Bedrock's exceptions by name (stream exception members such as
+// "throttlingException" included), anything else as "other".
+func errorLabel(t string) string {
+	if ownErrorTypes[t] {
+		return t
+	}
+	if t != "" && t[0] >= 'a' && t[0] <= 'z' {
+		return metricErrorType(strings.ToUpper(t[:1]) + t[1:])
+	}
+	return metricErrorType(t)
 }
