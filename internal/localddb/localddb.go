@@ -9,6 +9,7 @@
 package localddb
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ type Server struct {
 
 // Options tune Start. The zero value picks a free port.
 type Options struct {
-	// Port to listen on; 0 picks a free one.
+	// Port to listen on; 0 lets the kernel pick a free one.
 	Port int
 	// Stdout and Stderr receive dynalite's output; nil discards it.
 	Stdout, Stderr *os.File
@@ -82,22 +83,26 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// launcher runs dynalite's own server code (the module that its cli.js
+// wraps) on a port the kernel picks, and prints that port. Letting the
+// kernel pick at bind time is what makes parallel test packages safe: a
+// port chosen beforehand can be taken by another package's dynalite before
+// this one binds it, and the two would then share one server.
+const launcher = `const s = require(process.argv[1])({createTableMs: 0, deleteTableMs: 0, updateTableMs: 0});
+s.on('error', e => { console.error(e.message); process.exit(1) });
+s.listen(Number(process.argv[2]), '127.0.0.1', () => console.log('tollgate-dynalite-port ' + s.address().port));`
+
 // Start launches dynalite in memory and returns once ListTables answers.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	cli, err := FindCLI()
 	if err != nil {
 		return nil, err
 	}
-	port := opts.Port
-	if port == 0 {
-		if port, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	if opts.Stdout != nil {
-		cmd.Stdout = opts.Stdout
+	index := filepath.Join(filepath.Dir(cli), "index.js")
+	cmd := exec.Command("node", "-e", launcher, index, strconv.Itoa(opts.Port))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
 	}
 	if opts.Stderr != nil {
 		cmd.Stderr = opts.Stderr
@@ -107,8 +112,37 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, cmd: cmd, done: make(chan struct{})}
+	s := &Server{cmd: cmd, done: make(chan struct{})}
+	portc := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var p int
+			if _, err := fmt.Sscanf(sc.Text(), "tollgate-dynalite-port %d", &p); err == nil {
+				portc <- p
+			} else if opts.Stdout != nil {
+				fmt.Fprintln(opts.Stdout, sc.Text())
+			}
+		}
+		close(portc)
+	}()
 	go func() { s.err = cmd.Wait(); close(s.done) }()
+
+	select {
+	case p, ok := <-portc:
+		if !ok {
+			<-s.done
+			return nil, fmt.Errorf("dynalite exited before listening: %v", s.err)
+		}
+		s.Port = p
+	case <-ctx.Done():
+		s.Stop()
+		return nil, ctx.Err()
+	case <-time.After(20 * time.Second):
+		s.Stop()
+		return nil, errors.New("dynalite did not start listening within 20s")
+	}
+	s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
 
 	client := s.Client()
 	deadline := time.Now().Add(20 * time.Second)
@@ -129,7 +163,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("dynalite on port %d did not answer ListTables within 20s: %v", port, err)
+			return nil, fmt.Errorf("dynalite on port %d did not answer ListTables within 20s: %v", s.Port, err)
 		}
 	}
 }

@@ -186,7 +186,21 @@ func (s *Stack) startRegional(ctx context.Context, region string) (*Regional, er
 
 // startInstance starts instance n of a region; each has its own ports and
 // write-ahead log (instance 0 keeps wal/<region>).
+// startInstance starts one instance on free ports. A port is chosen
+// before the process binds it, so another process may take it in between;
+// the start is then retried on new ports.
 func (s *Stack) startInstance(ctx context.Context, region string, n int) (*Regional, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var r *Regional
+		if r, err = s.tryInstance(ctx, region, n); err == nil || !errors.Is(err, errExitedAtStart) {
+			return r, err
+		}
+	}
+	return nil, err
+}
+
+func (s *Stack) tryInstance(ctx context.Context, region string, n int) (*Regional, error) {
 	port, err := localddb.FreePort()
 	if err != nil {
 		return nil, err
@@ -264,7 +278,7 @@ func (r *Regional) Start(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("tollgate serve for %s exited during start-up (see its log)", r.Region)
+			return fmt.Errorf("tollgate serve for %s: %w (see its log)", r.Region, errExitedAtStart)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(25 * time.Millisecond):
@@ -272,6 +286,8 @@ func (r *Regional) Start(ctx context.Context) error {
 	}
 	return fmt.Errorf("tollgate serve for %s not ready after 30s", r.Region)
 }
+
+var errExitedAtStart = errors.New("exited during start-up")
 
 // Kill sends SIGKILL (a crash) and waits for the process to be gone.
 func (r *Regional) Kill() { r.signal(syscall.SIGKILL) }
