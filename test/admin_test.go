@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
 	"github.com/tollgate-dev/tollgate/internal/adminclient"
 	"github.com/tollgate-dev/tollgate/internal/rules"
 	"github.com/tollgate-dev/tollgate/internal/stack"
@@ -100,6 +102,24 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectRefusedWithin(t, s, k.Secret, apierror.KeyRevoked, ttl+2*time.Second)
+	})
+
+	t.Run("a revocation takes effect at once in the region that made it", func(t *testing.T) {
+		k := newKey(t, adminclient.CreateKeyRequest{Description: "revoke here"})
+		c := sdkClient(t, s, "us-west-2", k.Secret)
+		if _, err := c.Converse(ctx, converseInput(model, "cache me", 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := west.RevokeKey(ctx, k.Key.ID); err != nil {
+			t.Fatal(err)
+		}
+		// No waiting: the admin API dropped the key from its own
+		// process's cache.
+		_, err := c.Converse(ctx, converseInput(model, "and now?", 0))
+		var ad *types.AccessDeniedException
+		if !errors.As(err, &ad) || !strings.Contains(ad.ErrorMessage(), "was revoked") {
+			t.Fatalf("revoked key still served by the revoking region: %v", err)
+		}
 	})
 
 	// Expiry and rotation both wait a few seconds: run them side by side.

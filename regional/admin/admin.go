@@ -55,6 +55,13 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Registerer receives the admin API's metrics; nil means none.
 	Registerer prometheus.Registerer
+	// OnChange, when set, is called after every change with the target
+	// ("customer" or "key"), its id and the customer it concerns. The
+	// regional process uses it to drop the changed key or customer from
+	// its own key cache, so a revocation or suspension made through this
+	// region takes effect here at once (other regions within the cache
+	// TTL).
+	OnChange func(targetType, targetID, customerID string)
 }
 
 // Handler serves the admin API.

@@ -24,6 +24,9 @@ func (c *call) audit(action, targetType, targetID, customerID string, oldVersion
 		RequestID: c.info.id, Seq: c.auditSeq, Region: c.h.cfg.Region,
 	}
 	c.auditSeq++
+	if c.h.cfg.OnChange != nil {
+		c.h.cfg.OnChange(targetType, targetID, customerID)
+	}
 	if err := c.h.cfg.Store.PutAudit(c.ctx, r); err != nil {
 		c.h.metrics.auditFailures.Inc()
 		c.h.cfg.Logger.Error().Err(err).Str("request_id", r.RequestID).Int("seq", r.Seq).Str("actor", r.Actor).

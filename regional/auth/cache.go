@@ -253,6 +253,8 @@ func (c *Cache) put(id string, p *Principal) {
 		for len(sh.entries) >= limit {
 			sh.evictOne()
 		}
+		// An invalidated id may still have its old ring slot; a second
+		// one is harmless (the sweep removes slots without an entry).
 		sh.ring = append(sh.ring, id)
 	}
 	sh.entries[id] = p
@@ -277,6 +279,29 @@ func (sh *shard) evictOne() {
 		sh.ring[sh.hand] = sh.ring[last]
 		sh.ring = sh.ring[:last]
 		return
+	}
+}
+
+// InvalidateKey drops a key from the cache: the next use reads it again.
+func (c *Cache) InvalidateKey(id string) {
+	sh := &c.shards[shardOf(id)]
+	sh.mu.Lock()
+	delete(sh.entries, id) // its ring slot goes at the next eviction sweep
+	sh.mu.Unlock()
+}
+
+// InvalidateCustomer drops every cached key of a customer. It walks the
+// whole cache, which suits the rate of admin changes, not the request path.
+func (c *Cache) InvalidateCustomer(customerID string) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for id, p := range sh.entries {
+			if p.Customer != nil && p.Customer.ID == customerID {
+				delete(sh.entries, id)
+			}
+		}
+		sh.mu.Unlock()
 	}
 }
 

@@ -290,3 +290,36 @@ func BenchmarkAuthenticateHit(b *testing.B) {
 		}
 	})
 }
+
+func TestInvalidate(t *testing.T) {
+	ctx := context.Background()
+	src := newFake()
+	c := NewCache(src, Config{TTL: time.Hour})
+	a, ka := src.addKey(t, "acme", nil)
+	b, _ := src.addKey(t, "acme", nil)
+	other, _ := src.addKey(t, "globex", nil)
+	for _, k := range []string{a, b, other} {
+		if _, _, err := c.Authenticate(ctx, k, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.mu.Lock()
+	src.keys[ka.ID].Status = rules.KeyRevoked
+	src.customers["acme"].Status = rules.CustomerSuspended
+	src.mu.Unlock()
+
+	c.InvalidateKey(ka.ID)
+	if _, _, err := c.Authenticate(ctx, a, t0); errType(err) != apierror.KeyRevoked {
+		t.Fatalf("revoked key after InvalidateKey: %v", err)
+	}
+	if _, res, err := c.Authenticate(ctx, b, t0); err != nil || res != Hit {
+		t.Fatalf("other key of the customer should still be cached: %v %v", res, err)
+	}
+	c.InvalidateCustomer("acme")
+	if _, _, err := c.Authenticate(ctx, b, t0); errType(err) != apierror.CustomerSuspended {
+		t.Fatalf("suspended customer after InvalidateCustomer: %v", err)
+	}
+	if _, res, err := c.Authenticate(ctx, other, t0); err != nil || res != Hit {
+		t.Fatalf("another customer's key was dropped: %v %v", res, err)
+	}
+}

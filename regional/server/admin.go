@@ -9,12 +9,13 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/store"
 	"github.com/tollgate-dev/tollgate/regional/admin"
+	"github.com/tollgate-dev/tollgate/regional/auth"
 )
 
 // adminHandler builds the admin API for its own listener, or returns nil
 // when it is disabled: no --admin-listen, or no admin token configured (a
 // listener that could only answer 401 is not worth opening).
-func adminHandler(cfg Config, st *store.Store, log zerolog.Logger, reg prometheus.Registerer) (http.Handler, error) {
+func adminHandler(cfg Config, st *store.Store, keys *auth.Cache, log zerolog.Logger, reg prometheus.Registerer) (http.Handler, error) {
 	if cfg.AdminListen == "" {
 		return nil, nil
 	}
@@ -38,5 +39,15 @@ func adminHandler(cfg Config, st *store.Store, log zerolog.Logger, reg prometheu
 	return admin.New(admin.Config{
 		Store: st, Tokens: tokens, Region: cfg.Region,
 		Logger: log.With().Str("api", "admin").Logger(), Registerer: reg,
+		// A change made here takes effect in this process's data plane
+		// at once, not after the key cache's TTL.
+		OnChange: func(targetType, targetID, customerID string) {
+			switch targetType {
+			case store.AuditTargetKey:
+				keys.InvalidateKey(targetID)
+			case store.AuditTargetCustomer:
+				keys.InvalidateCustomer(targetID)
+			}
+		},
 	})
 }

@@ -211,7 +211,7 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 			return fail(fmt.Errorf("listen %s: %w", cfg.OpsListen, err))
 		}
 	}
-	if adm, err := adminHandler(cfg, st, log, reg); err != nil {
+	if adm, err := adminHandler(cfg, st, keys, log, reg); err != nil {
 		return fail(err)
 	} else if adm != nil {
 		if err := serve(cfg.AdminListen, adm, nil, &addrs.Admin); err != nil {
