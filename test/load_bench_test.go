@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"github.com/tollgate-dev/tollgate/internal/stack"
 )
 
 // BenchmarkLoad sends the same open-loop load (a fixed request rate,
@@ -47,7 +49,7 @@ func BenchmarkLoad(b *testing.B) {
 	sigv4 := func(endpoint string) *bedrockruntime.Client {
 		return bedrockruntime.New(bedrockruntime.Options{
 			Region: region, BaseEndpoint: aws.String(endpoint),
-			Credentials:      credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
+			Credentials:      credentials.NewStaticCredentialsProvider(stack.LocalAccessKeyID, stack.LocalSecretKey, ""),
 			RetryMaxAttempts: 1,
 			HTTPClient:       &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512}},
 		})

@@ -136,6 +136,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	simCfg := o.Sim
 	simCfg.Regions = o.Regions
+	if simCfg.Credentials == nil {
+		// The simulator recomputes every SigV4 signature with these, so
+		// the tests prove Tollgate signs exactly as the AWS SDKs do.
+		simCfg.Credentials = map[string]string{LocalAccessKeyID: LocalSecretKey}
+	}
 	if s.Sim, err = bedrocksim.Start(simCfg); err != nil {
 		return nil, err
 	}
@@ -253,7 +258,7 @@ func (r *Regional) Start(ctx context.Context) error {
 	cmd.Env = append(os.Environ(),
 		// The simulator checks SigV4's shape; these static credentials
 		// stand in for the default chain of a real deployment.
-		"AWS_ACCESS_KEY_ID=AKIDLOCAL", "AWS_SECRET_ACCESS_KEY=local-secret",
+		"AWS_ACCESS_KEY_ID="+LocalAccessKeyID, "AWS_SECRET_ACCESS_KEY="+LocalSecretKey,
 		"AWS_EC2_METADATA_DISABLED=true")
 	if r.opts.Logs != nil {
 		cmd.Stdout, cmd.Stderr = r.opts.Logs, r.opts.Logs
@@ -286,6 +291,13 @@ func (r *Regional) Start(ctx context.Context) error {
 	}
 	return fmt.Errorf("tollgate serve for %s not ready after 30s", r.Region)
 }
+
+// The static AWS credentials of the local stack: regional processes sign
+// with them, and the simulator verifies signatures against them.
+const (
+	LocalAccessKeyID = "AKIDLOCAL"
+	LocalSecretKey   = "local-secret"
+)
 
 var errExitedAtStart = errors.New("exited during start-up")
 
