@@ -323,3 +323,19 @@ func TestInvalidate(t *testing.T) {
 		t.Fatalf("another customer's key was dropped: %v %v", res, err)
 	}
 }
+
+func BenchmarkAuthenticateHitSerial(b *testing.B) {
+	ctx := context.Background()
+	src := newFake()
+	secret, _ := src.addKey(b, "acme", nil)
+	c := NewCache(src, Config{})
+	if _, _, err := c.Authenticate(ctx, secret, t0); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := c.Authenticate(ctx, secret, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
