@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
@@ -49,6 +50,23 @@ func TestAllOperationsThroughTollgate(t *testing.T) {
 	ctx := context.Background()
 	prompt := "one two three four five six seven"
 	want := bedrocksim.ExpectedUsage(bedrocksim.Prompt{Text: []string{prompt}})
+
+	t.Run("AWS_BEARER_TOKEN_BEDROCK", func(t *testing.T) {
+		// What the demo tells SDK users to do: the key and the local CA
+		// in the environment, the endpoint in the client options.
+		t.Setenv("AWS_BEARER_TOKEN_BEDROCK", key)
+		t.Setenv("AWS_CA_BUNDLE", s.TLS.CA)
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-east-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := bedrockruntime.NewFromConfig(cfg, func(o *bedrockruntime.Options) {
+			o.BaseEndpoint = aws.String(s.Region("us-east-1").URL)
+		})
+		if _, err := c.Converse(ctx, converseInput(model, prompt, 0)); err != nil {
+			t.Fatal(err)
+		}
+	})
 
 	for _, region := range []string{"us-east-1", "us-west-2"} {
 		c := sdkClient(t, s, region, key)
