@@ -22,9 +22,15 @@ build: ## Build every binary into bin/
 demo: deps ## Run the local multi-region stack (Ctrl-C stops it)
 	$(GO) run ./cmd/tollgate-local
 
+# Terraform acceptance tests run against the real terraform binary.
 .PHONY: test
-test: deps check ## Run every test CI runs (unit, integration, drills) with the race detector
-	$(GO) test -race -count=1 -timeout 14m $(PKGS)
+test: deps check ## Run every test CI runs (unit, integration, drills, Terraform acceptance) with the race detector
+	TF_ACC=1 TF_ACC_TERRAFORM_PATH="$$(command -v terraform)" CHECKPOINT_DISABLE=1 \
+		$(GO) test -race -count=1 -timeout 14m $(PKGS)
+
+.PHONY: docs
+docs: ## Regenerate the Terraform provider docs from its schema
+	$(GO) run ./cmd/provider-docs
 
 .PHONY: check
 check: ## Fail on unformatted code, go vet findings or stale generated files

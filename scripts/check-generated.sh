@@ -7,10 +7,20 @@ status=0
 if ! go mod tidy -diff >/dev/null 2>&1; then
   echo "check: go.mod/go.sum are not tidy (run go mod tidy)"; status=1
 fi
+# The provider docs are generated from its schema (make docs).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ -d provider/docs ]; then
+  if ! go run ./cmd/provider-docs -out "$tmp/docs" || ! diff -r "$tmp/docs" provider/docs >/dev/null; then
+    echo "check: provider docs are stale (run make docs)"; status=1
+  fi
+fi
 # Terraform files must be formatted (terraform is installed by deps.sh).
 if command -v terraform >/dev/null 2>&1; then
-  if ! terraform fmt -check -recursive terraform >/dev/null 2>&1; then
-    echo "check: terraform files are not formatted (run terraform fmt -recursive terraform)"; status=1
-  fi
+  for d in terraform provider/examples; do
+    if [ -d "$d" ] && ! terraform fmt -check -recursive "$d" >/dev/null 2>&1; then
+      echo "check: terraform files in $d are not formatted (run terraform fmt -recursive $d)"; status=1
+    fi
+  done
 fi
 exit $status
