@@ -1,6 +1,7 @@
 package metering
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,24 +113,12 @@ func (c *Config) setDefaults() error {
 	if len(problems) > 0 {
 		return fmt.Errorf("metering config: %s", strings.Join(problems, "; "))
 	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = DefaultFlushInterval
-	}
-	if c.FlushTimeout == 0 {
-		c.FlushTimeout = DefaultFlushTimeout
-	}
-	if c.MaxBacklogBytes == 0 {
-		c.MaxBacklogBytes = DefaultMaxBacklogBytes
-	}
-	if c.SegmentBytes == 0 {
-		c.SegmentBytes = DefaultSegmentBytes
-	}
-	if c.FlushParallelism == 0 {
-		c.FlushParallelism = DefaultFlushParallelism
-	}
-	if c.IdleEvictAfter == 0 {
-		c.IdleEvictAfter = DefaultIdleEvictAfter
-	}
+	c.FlushInterval = cmp.Or(c.FlushInterval, DefaultFlushInterval)
+	c.FlushTimeout = cmp.Or(c.FlushTimeout, DefaultFlushTimeout)
+	c.MaxBacklogBytes = cmp.Or(c.MaxBacklogBytes, DefaultMaxBacklogBytes)
+	c.SegmentBytes = cmp.Or(c.SegmentBytes, DefaultSegmentBytes)
+	c.FlushParallelism = cmp.Or(c.FlushParallelism, DefaultFlushParallelism)
+	c.IdleEvictAfter = cmp.Or(c.IdleEvictAfter, DefaultIdleEvictAfter)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -425,9 +414,7 @@ func (m *Meter) applyLocked(lsn uint64, ev *Event, at time.Time) {
 	if c == nil {
 		c = m.newComponent(k, ev)
 	}
-	if c.firstLive == 0 {
-		c.firstLive = lsn
-	}
+	c.firstLive = cmp.Or(c.firstLive, lsn)
 	addEvent(&c.counts, ev)
 	c.seq = lsn
 	if !c.dirty {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,24 +39,16 @@ type BreakerSettings struct {
 }
 
 func (b *BreakerSettings) defaults() {
-	if b.ConsecutiveFailures == 0 {
-		b.ConsecutiveFailures = 5
-	}
-	if b.FailureRatio == 0 {
-		b.FailureRatio = 0.5
-	}
-	if b.MinRequests == 0 {
-		b.MinRequests = 20
-	}
+	b.ConsecutiveFailures = cmp.Or(b.ConsecutiveFailures, 5)
+	b.FailureRatio = cmp.Or(b.FailureRatio, 0.5)
+	b.MinRequests = cmp.Or(b.MinRequests, 20)
 	if b.Window <= 0 {
 		b.Window = 30 * time.Second
 	}
 	if b.OpenTimeout <= 0 {
 		b.OpenTimeout = 15 * time.Second
 	}
-	if b.HalfOpenProbes == 0 {
-		b.HalfOpenProbes = 1
-	}
+	b.HalfOpenProbes = cmp.Or(b.HalfOpenProbes, 1)
 }
 
 // ModelRoute overrides the region order for models matching Pattern

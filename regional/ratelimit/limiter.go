@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -99,30 +100,14 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.MaxWait == 0 {
-		c.MaxWait = DefaultMaxWait
-	}
-	if c.SoftThreshold == 0 {
-		c.SoftThreshold = DefaultSoftThreshold
-	}
-	if c.Burst == 0 {
-		c.Burst = DefaultBurst
-	}
-	if c.TokenBurst == 0 {
-		c.TokenBurst = DefaultTokenBurst
-	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = DefaultHeartbeatInterval
-	}
-	if c.HeartbeatTTL == 0 {
-		c.HeartbeatTTL = DefaultHeartbeatTTL
-	}
-	if c.AssumedInstances == 0 {
-		c.AssumedInstances = 1
-	}
-	if c.IdleEvict == 0 {
-		c.IdleEvict = DefaultIdleEvict
-	}
+	c.MaxWait = cmp.Or(c.MaxWait, DefaultMaxWait)
+	c.SoftThreshold = cmp.Or(c.SoftThreshold, DefaultSoftThreshold)
+	c.Burst = cmp.Or(c.Burst, DefaultBurst)
+	c.TokenBurst = cmp.Or(c.TokenBurst, DefaultTokenBurst)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, DefaultHeartbeatInterval)
+	c.HeartbeatTTL = cmp.Or(c.HeartbeatTTL, DefaultHeartbeatTTL)
+	c.AssumedInstances = cmp.Or(c.AssumedInstances, 1)
+	c.IdleEvict = cmp.Or(c.IdleEvict, DefaultIdleEvict)
 }
 
 // weights returns the region weights the configuration describes.
