@@ -30,7 +30,7 @@ func adminHandler(cfg Config, st *store.Store, keys *auth.Cache, log zerolog.Log
 	if cfg.AdminToken != "" {
 		log.Warn().Msg("--admin-token holds a clear admin token: use --admin-token-hashes outside local development")
 	}
-	if host, _, err := net.SplitHostPort(cfg.AdminListen); err == nil {
+	if host, _, err := net.SplitHostPort(cfg.AdminListen); err == nil && !cfg.AdminTLS {
 		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 			log.Warn().Str("admin_listen", cfg.AdminListen).
 				Msg("the admin API serves plain HTTP on a non-loopback address: admin tokens cross the network in clear unless a TLS-terminating load balancer is in front")

@@ -52,6 +52,7 @@ type Config struct {
 	AdminListen      string // plain-HTTP admin API address; empty disables it
 	AdminTokenHashes string // accepted admin tokens: [name:]sha256hex,…
 	AdminToken       string // local development only: a clear token, hashed at start
+	AdminTLS         bool   // serve the admin API over HTTPS with --tls-cert/--tls-key
 
 	// Rate limits (see docs/rate-limits.md).
 	InstanceID          string             // this process in its region's heartbeats; default host name + random
@@ -140,9 +141,10 @@ func ParseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.Float64Var(&c.Breaker.FailureRatio, "breaker-ratio", 0.5, "fraction of faults in the window that opens a region's breaker")
 	dur(&c.Breaker.Window, "breaker-window", 30*time.Second, "rolling window of the fault ratio")
 	dur(&c.Breaker.OpenTimeout, "breaker-open-timeout", 15*time.Second, "how long an open breaker waits before a half-open probe")
-	str(&c.AdminListen, "admin-listen", "127.0.0.1:9443", "plain-HTTP admin API address: keep it on loopback or behind a TLS-terminating load balancer (empty disables it)")
+	str(&c.AdminListen, "admin-listen", "127.0.0.1:9443", "admin API address, plain HTTP unless --admin-tls: keep it on loopback or behind a TLS-terminating load balancer (empty disables it)")
 	str(&c.AdminTokenHashes, "admin-token-hashes", "", "accepted admin tokens as comma-separated SHA-256 hex digests, each optionally \"name:\"-prefixed (printf %s \"$TOKEN\" | sha256sum)")
 	str(&c.AdminToken, "admin-token", "", "an accepted admin token in clear, for local development only (visible in the process list)")
+	fs.BoolVar(&c.AdminTLS, "admin-tls", env("admin-tls", "") == "true", "serve the admin API over HTTPS with --tls-cert and --tls-key")
 	str(&c.InstanceID, "instance-id", "", "this process's id in its region's rate-limit heartbeats, unique among live processes (default: host name and a random suffix)")
 	fs.Func("region-weights", "region=weight,…: the regions where Tollgate serves and each one's weight in every customer's limits (default: equal over --region and --failover-regions)", func(v string) error {
 		w, err := parseWeights(v)
@@ -225,6 +227,9 @@ func (c Config) Validate() error {
 		if r == c.Region {
 			errs = append(errs, fmt.Errorf("--failover-regions must not include the local region %q", r))
 		}
+	}
+	if c.AdminTLS && (c.TLSCert == "" || c.TLSKey == "") {
+		errs = append(errs, errors.New("--admin-tls needs --tls-cert and --tls-key"))
 	}
 	if _, err := admin.ParseTokens(c.AdminTokenHashes, c.AdminToken); err != nil {
 		errs = append(errs, fmt.Errorf("admin tokens: %w", err))

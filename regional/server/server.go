@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -170,7 +171,9 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
 			TLSConfig:         tlsCfg,
-			ErrorLog:          nil,
+			// net/http's own complaints (TLS handshake failures, bad
+			// requests) go to the structured log, not stderr.
+			ErrorLog: stdlog.New(log.With().Str("source", "net/http").Str("listener", addr).Logger(), "", 0),
 		}
 		servers = append(servers, srv)
 		*out = l.Addr().String()
@@ -191,13 +194,18 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 		_ = meter.Close(context.Background())
 		return err
 	}
-	if cfg.Listen != "" {
+	var tlsCfg *tls.Config
+	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			return fail(fmt.Errorf("load TLS key pair: %w", err))
 		}
-		tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
-		if err := serve(cfg.Listen, publicHandler, tlsCfg, &addrs.HTTPS); err != nil {
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	}
+	if cfg.Listen != "" {
+		// Each http.Server adjusts its TLS config (HTTP/2 set-up): every
+		// listener gets its own copy.
+		if err := serve(cfg.Listen, publicHandler, tlsCfg.Clone(), &addrs.HTTPS); err != nil {
 			return fail(fmt.Errorf("listen %s: %w", cfg.Listen, err))
 		}
 	}
@@ -214,7 +222,11 @@ func Run(ctx context.Context, cfg Config, log zerolog.Logger, ready Ready) error
 	if adm, err := adminHandler(cfg, st, keys, log, reg); err != nil {
 		return fail(err)
 	} else if adm != nil {
-		if err := serve(cfg.AdminListen, adm, nil, &addrs.Admin); err != nil {
+		var admTLS *tls.Config
+		if cfg.AdminTLS {
+			admTLS = tlsCfg.Clone()
+		}
+		if err := serve(cfg.AdminListen, adm, admTLS, &addrs.Admin); err != nil {
 			return fail(fmt.Errorf("listen %s: %w", cfg.AdminListen, err))
 		}
 	}

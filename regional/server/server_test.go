@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tollgate-dev/tollgate/internal/bedrocksim"
+	"github.com/tollgate-dev/tollgate/internal/devcert"
 	"github.com/tollgate-dev/tollgate/internal/localddb"
 	"github.com/tollgate-dev/tollgate/internal/rules"
 	"github.com/tollgate-dev/tollgate/internal/store"
@@ -104,5 +106,72 @@ func TestPlainHTTPBehindLoadBalancer(t *testing.T) {
 	total, _, err := st.CustomerUsage(ctx, "acme", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil || total.Requests != 1 || total.OutputTokens == 0 {
 		t.Fatalf("usage after shutdown %+v, %v", total, err)
+	}
+}
+
+// TestAdminOverTLS serves the admin API over HTTPS with the data plane's
+// certificate (--admin-tls), for deployments where it leaves the host.
+func TestAdminOverTLS(t *testing.T) {
+	ddb := localddb.StartT(t)
+	st := store.New(ddb.Client(), "adm-")
+	ctx := context.Background()
+	if err := st.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := devcert.Ensure(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg, err := ParseFlags([]string{
+		"--region", "us-east-1", "--listen", "127.0.0.1:0", "--ops-listen", "",
+		"--tls-cert", certs.Cert, "--tls-key", certs.Key,
+		"--admin-listen", "127.0.0.1:0", "--admin-tls", "--admin-token", "s3cret-admin-token",
+		"--bedrock-endpoint", "http://127.0.0.1:9", "--dynamodb-endpoint", ddb.Endpoint,
+		"--table-prefix", "adm-", "--wal-dir", t.TempDir(),
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	addrs := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(runCtx, cfg, zerolog.Nop(), func(a Addrs) { addrs <- a }) }()
+	var a Addrs
+	select {
+	case a = <-addrs:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not ready")
+	}
+	defer func() {
+		stop()
+		<-done
+	}()
+	pool, err := devcert.Pool(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	req, _ := http.NewRequest(http.MethodGet, "https://"+a.Admin+"/admin/v1/customers", nil)
+	req.Header.Set("Authorization", "Bearer s3cret-admin-token")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin over TLS: %d", resp.StatusCode)
+	}
+	if resp, err := http.Get("http://" + a.Admin + "/admin/v1/customers"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Fatal("the admin API also answered plain HTTP")
+	}
+
+	if _, err := ParseFlags([]string{"--region", "us-east-1", "--listen", "", "--http-listen", ":0", "--admin-tls"}, io.Discard); err == nil || !strings.Contains(err.Error(), "--admin-tls needs") {
+		t.Fatalf("--admin-tls without a certificate: %v", err)
 	}
 }
