@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -35,10 +36,11 @@ type Server struct {
 	// Port is the loopback port it listens on.
 	Port int
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	once sync.Once
-	err  error
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan struct{}
+	once  sync.Once
+	err   error
 }
 
 // Options tune Start. The zero value picks a free port.
@@ -88,8 +90,16 @@ func FreePort() (int, error) {
 // kernel pick at bind time is what makes parallel test packages safe: a
 // port chosen beforehand can be taken by another package's dynalite before
 // this one binds it, and the two would then share one server.
+//
+// It also exits when its standard input closes, which happens when the Go
+// process that started it dies, however it dies. (SysProcAttr.Pdeathsig
+// would fire when the starting OS thread exits, which the Go runtime may do
+// while the process lives on: dynalite then vanished in the middle of tests.)
 const launcher = `const s = require(process.argv[1])({createTableMs: 0, deleteTableMs: 0, updateTableMs: 0});
 s.on('error', e => { console.error(e.message); process.exit(1) });
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
 s.listen(Number(process.argv[2]), '127.0.0.1', () => console.log('tollgate-dynalite-port ' + s.address().port));`
 
 // Start launches dynalite in memory and returns once ListTables answers.
@@ -104,15 +114,20 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The write end stays open in this process for its whole life.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
 	if opts.Stderr != nil {
 		cmd.Stderr = opts.Stderr
 	}
 	// Own process group, so stopping it never leaves a node child behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	s := &Server{cmd: cmd, done: make(chan struct{})}
+	s := &Server{cmd: cmd, done: make(chan struct{}), stdin: stdin}
 	portc := make(chan int, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -187,6 +202,7 @@ func NewClient(endpoint string) *dynamodb.Client {
 // Stop kills dynalite and waits for it to exit. It is safe to call twice.
 func (s *Server) Stop() {
 	s.once.Do(func() {
+		_ = s.stdin.Close()
 		if s.cmd.Process != nil {
 			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		}
@@ -203,7 +219,7 @@ func (s *Server) Resume() error { return syscall.Kill(-s.cmd.Process.Pid, syscal
 // fails the test (never skips) when dynalite cannot start: CI installs it.
 func StartT(t testing.TB) *Server {
 	t.Helper()
-	s, err := Start(context.Background(), Options{})
+	s, err := Start(context.Background(), Options{Stderr: os.Stderr})
 	if err != nil {
 		t.Fatalf("localddb: %v", err)
 	}

@@ -263,7 +263,6 @@ func (r *Regional) Start(ctx context.Context) error {
 	if r.opts.Logs != nil {
 		cmd.Stdout, cmd.Stderr = r.opts.Logs, r.opts.Logs
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", r.Region, err)
 	}
