@@ -223,6 +223,15 @@ func StartT(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("localddb: %v", err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+			// Gone before the test ended (and not paused): say so, so a
+			// "connection refused" in the test has its cause next to it.
+			t.Errorf("localddb: dynalite on port %d exited during the test: %v", s.Port, s.err)
+		default:
+		}
+		s.Stop()
+	})
 	return s
 }
