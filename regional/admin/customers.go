@@ -40,17 +40,7 @@ func (h *Handler) createCustomer(c *call) (int, any, error) {
 	if req.ID != "" {
 		f.customerID("id", req.ID)
 	}
-	f.text("name", req.Name, rules.MaxNameLen, true)
-	f.text("contact", req.Contact, rules.MaxContactLen, false)
-	f.settableStatus(req.Status)
-	f.tier(req.Tier)
-	f.models(req.AllowedModels, true)
-	var limits rules.Limits
-	if req.Limits != nil {
-		limits = *req.Limits
-	}
-	f.limits(limits)
-	f.tags(req.Tags)
+	limits := f.customerFields(req.Name, req.Contact, req.Status, req.Tier, req.AllowedModels, req.Limits, req.Tags)
 	if err := f.err("the customer"); err != nil {
 		return 0, nil, err
 	}
@@ -127,17 +117,7 @@ func (h *Handler) putCustomer(c *call) (int, any, error) {
 	if err := decodeBody(c.r, &req, h.cfg.MaxBodyBytes, false); err != nil {
 		return 0, nil, err
 	}
-	f.text("name", req.Name, rules.MaxNameLen, true)
-	f.text("contact", req.Contact, rules.MaxContactLen, false)
-	f.settableStatus(req.Status)
-	f.tier(req.Tier)
-	f.models(req.AllowedModels, true)
-	var limits rules.Limits
-	if req.Limits != nil {
-		limits = *req.Limits
-	}
-	f.limits(limits)
-	f.tags(req.Tags)
+	limits := f.customerFields(req.Name, req.Contact, req.Status, req.Tier, req.AllowedModels, req.Limits, req.Tags)
 	f.version(req.Version)
 	if err := f.err("the customer"); err != nil {
 		return 0, nil, err

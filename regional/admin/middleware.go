@@ -2,8 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"time"
@@ -27,14 +25,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 	if ri, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
 		return ri
 	}
-	return &reqInfo{id: newRequestID()}
-}
-
-// newRequestID returns a random 128-bit id in hex, the data plane's format.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return &reqInfo{id: apierror.NewRequestID()}
 }
 
 // withRequestID gives every request an id, in its context and in the
@@ -42,7 +33,7 @@ func newRequestID() string {
 // never trusted: audit records carry it.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ri := &reqInfo{id: newRequestID()}
+		ri := &reqInfo{id: apierror.NewRequestID()}
 		w.Header().Set("X-Tollgate-Request-Id", ri.id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
 	})

@@ -120,6 +120,23 @@ func (f *fieldErrors) tags(tags map[string]string) {
 }
 
 // customerID checks an id given in a request path or body.
+// customerFields checks the fields a create and a replace share, and
+// returns the limits to store (absent limits: none).
+func (f *fieldErrors) customerFields(name, contact, status, tier string, models []string, limits *rules.Limits, tags map[string]string) rules.Limits {
+	f.text("name", name, rules.MaxNameLen, true)
+	f.text("contact", contact, rules.MaxContactLen, false)
+	f.settableStatus(status)
+	f.tier(tier)
+	f.models(models, true)
+	var l rules.Limits
+	if limits != nil {
+		l = *limits
+	}
+	f.limits(l)
+	f.tags(tags)
+	return l
+}
+
 func (f *fieldErrors) customerID(field, id string) {
 	if err := rules.ValidateCustomerID(id); err != nil {
 		f.add(field, "%v", err)

@@ -7,6 +7,8 @@
 package apierror
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -139,4 +141,13 @@ func Types() []Type {
 		out = append(out, t)
 	}
 	return out
+}
+
+// NewRequestID returns a random 128-bit request id in hex: the id every
+// Tollgate response and error body carries, on the data plane and the
+// admin API alike.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -53,30 +53,11 @@ func TestPlainHTTPBehindLoadBalancer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
-	cfg, err := ParseFlags([]string{
+	a, stop := runInProcess(t,
 		"--region", "us-east-1", "--listen", "", "--http-listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
 		"--admin-listen", "", "--bedrock-endpoint", sim.URL("us-east-1"), "--dynamodb-endpoint", ddb.Endpoint,
-		"--table-prefix", "srv-", "--wal-dir", t.TempDir(),
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	addrs := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, cfg, zerolog.Nop(), func(a Addrs) { addrs <- a }) }()
-	var a Addrs
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not ready")
-	}
+		"--table-prefix", "srv-", "--wal-dir", t.TempDir())
 
 	req, _ := http.NewRequest(http.MethodPost, "http://"+a.HTTP+"/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
 		strings.NewReader(`{"messages":[{"role":"user","content":[{"text":"hello over plain HTTP"}]}]}`))
@@ -99,8 +80,7 @@ func TestPlainHTTPBehindLoadBalancer(t *testing.T) {
 		r.Body.Close()
 	}
 
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	total, _, err := st.CustomerUsage(ctx, "acme", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
@@ -122,35 +102,13 @@ func TestAdminOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	cfg, err := ParseFlags([]string{
+	a, stop := runInProcess(t,
 		"--region", "us-east-1", "--listen", "127.0.0.1:0", "--ops-listen", "",
 		"--tls-cert", certs.Cert, "--tls-key", certs.Key,
 		"--admin-listen", "127.0.0.1:0", "--admin-tls", "--admin-token", "s3cret-admin-token",
 		"--bedrock-endpoint", "http://127.0.0.1:9", "--dynamodb-endpoint", ddb.Endpoint,
-		"--table-prefix", "adm-", "--wal-dir", t.TempDir(),
-	}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	addrs := make(chan Addrs, 1)
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, cfg, zerolog.Nop(), func(a Addrs) { addrs <- a }) }()
-	var a Addrs
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("not ready")
-	}
-	defer func() {
-		stop()
-		<-done
-	}()
+		"--table-prefix", "adm-", "--wal-dir", t.TempDir())
+	defer func() { _ = stop() }()
 	pool, err := devcert.Pool(certs.CA)
 	if err != nil {
 		t.Fatal(err)
@@ -174,4 +132,37 @@ func TestAdminOverTLS(t *testing.T) {
 	if _, err := ParseFlags([]string{"--region", "us-east-1", "--listen", "", "--http-listen", ":0", "--admin-tls"}, io.Discard); err == nil || !strings.Contains(err.Error(), "--admin-tls needs") {
 		t.Fatalf("--admin-tls without a certificate: %v", err)
 	}
+}
+
+// runInProcess runs a regional process with args in this process until the
+// returned stop is called (which drains and returns Run's error); it fails
+// the test if the process does not become ready.
+func runInProcess(t *testing.T, args ...string) (Addrs, func() error) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	cfg, err := ParseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, zerolog.Nop(), func(a Addrs) { addrs <- a }) }()
+	stop := func() error {
+		cancel()
+		return <-done
+	}
+	select {
+	case a := <-addrs:
+		return a, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		_ = stop()
+		t.Fatal("not ready")
+	}
+	return Addrs{}, stop
 }
